@@ -1,0 +1,32 @@
+# Two commands on a fresh clone: `make run` serves the dashboard, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+.PHONY: run test bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(PY) manage.py serve --port $(PORT)
+
+test: $(STAMP)
+	mkdir -p var
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	mkdir -p var
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from skyclust.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("workspaces.urls")),
+    path("", include("vms.urls")),
+]
