@@ -6,6 +6,7 @@ from skyclust.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("vms.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("workspaces.urls")),
     path("", include("vms.urls")),

@@ -1,5 +1,7 @@
 import uuid
 
+from django.conf import settings
+
 from django.db import models
 from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -86,3 +88,41 @@ class VMUserObjectPermission(UserObjectPermissionBase):
 
 class VMGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(VM, on_delete=models.CASCADE)
+
+
+class SyncTarget(models.Model):
+    """One unit of status polling: a cloud account and a region (or "" for a whole project/subscription).
+
+    Pollers lease due targets with SELECT ... FOR UPDATE SKIP LOCKED, so several pollers share the work
+    with no coordinator, and a dead poller's lease simply expires.
+    """
+
+    account = models.ForeignKey(CloudAccount, on_delete=models.CASCADE, related_name="sync_targets")
+    region = models.CharField(max_length=64, blank=True, default="")
+    next_poll_at = models.DateTimeField(db_index=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    leased_by = models.CharField(max_length=100, blank=True, default="")
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    throttled_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "region"], name="one_sync_target_per_account_region")]
+        ordering = ["next_poll_at"]
+
+    def __str__(self):
+        return f"{self.account} / {self.region or 'all regions'}"
+
+
+class IdempotencyKey(models.Model):
+    """An API `Idempotency-Key`: the same key and body return the VM made the first time."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    vm = models.ForeignKey(VM, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]

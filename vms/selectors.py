@@ -44,3 +44,29 @@ def vms_with_status(status: str, *, limit: int = 50, offset: int = 0) -> QuerySe
 
 def vm_check_access(user, vm: VM, action: str = "view") -> bool:
     return Access(user).can(vm, action)
+
+
+ORDERINGS = {
+    "name": ("name", "id"), "-name": ("-name", "id"),
+    "status": ("status", "name"), "-status": ("-status", "name"),
+    "created": ("created_at", "id"), "-created": ("-created_at", "id"),
+}
+DEFAULT_ORDERING = "-created"
+
+
+def vms_filtered(
+    queryset: QuerySet[VM], *, workspace_id=None, status: str = "", provider: str = "", region: str = "",
+    search: str = "", ordering: str = "",
+) -> QuerySet[VM]:
+    """The filters, search and orderings the dashboard list and the API share (values already validated)."""
+    if workspace_id:
+        queryset = queryset.filter(workspace_id=workspace_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    if provider:
+        queryset = queryset.filter(provider=provider)
+    if region:
+        queryset = queryset.filter(region=region)
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(instance_id__icontains=search))
+    return queryset.order_by(*ORDERINGS.get(ordering or DEFAULT_ORDERING, ORDERINGS[DEFAULT_ORDERING]))
