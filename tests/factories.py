@@ -62,7 +62,7 @@ class World:
 
 
 def build_world() -> World:
-    owner, admin, operator, viewer, outsider = (make_user(name) for name in ("owner", "admin", "operator", "viewer", "outsider"))
+    owner, admin, operator, viewer, outsider = (make_user(name) for name in ("olivia", "adam", "oscar", "vera", "otto"))
     workspace = make_workspace("Platform", owner)
     other = make_workspace("Data", outsider)
     add_member(workspace, admin, "admin")
