@@ -61,3 +61,27 @@ def fake_cloud():
 def world(db):
     """Two workspaces and the four roles: the permission matrix every view and endpoint is tested with."""
     return factories.build_world()
+
+
+@pytest.fixture(scope="session")
+def sandboxes():
+    """The three cloud emulators on loopback ports, shared by the session (tests use distinct VM ids)."""
+    from vms.sandbox import start_all
+
+    with start_all() as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_accounts(world, sandboxes):
+    """A cloud account per provider in world.workspace, pointing at the emulators with valid credentials."""
+    from workspaces import services as workspace_services
+
+    accounts = {}
+    for provider in ("aws", "gcp", "azure"):
+        config = sandboxes.account_config(provider, f"{provider}-sandbox-{world.workspace.slug}")
+        accounts[provider] = workspace_services.account_create(
+            workspace=world.workspace, provider=provider, name=f"{provider}-sandbox", actor=None, authorize=False,
+            credentials=config.credentials, settings=config.settings, endpoint_url=config.endpoint_url,
+        )
+    return accounts
