@@ -12,6 +12,9 @@ from vms import cloud
 from vms.providers import registry
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Servers the tests start as subprocesses (daphne, poll_providers) read this from the environment.
+os.environ.setdefault("SKYCLUST_FAST_PASSWORD_HASHER", "true")
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def require(condition: bool, reason: str) -> None:
@@ -37,6 +40,11 @@ def pytest_runtest_setup(item):
         require(bool(settings.REDIS_URL), "it needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
     if item.get_closest_marker("browser"):
         require(chromium_path() is not None, "it needs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
