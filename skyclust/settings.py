@@ -36,7 +36,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "guardian",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -44,6 +43,7 @@ INSTALLED_APPS = [
     "channels",
     "workspaces",
     "vms",
+    "vms.api",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +87,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=str(VAR_DIR / "test.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
@@ -95,9 +95,17 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="skyclust")},
+            # channels-redis blocks 5 s per BZPOPMIN; redis-py 8's default 5 s socket timeout races it and kills a
+            # consumer now and then ("Timeout reading"), so reads get longer. And redis-py's pool refuses (not waits)
+            # past 100 connections, which hundreds of pages closing at once (a deploy) would exceed.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
+                "prefix": env("CHANNELS_PREFIX", default="skyclust"),
+            },
         }
     }
+    # Shared cache, so per-user API throttling holds across every daphne process.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "skyclust"}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -114,6 +122,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Tests only: a fast hasher, so each test user does not cost half a second of PBKDF2.
+if env.bool("SKYCLUST_FAST_PASSWORD_HASHER", default=False):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -134,13 +145,18 @@ WHITENOISE_USE_FINDERS = True  # serve straight from the apps in `make run`, no 
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "vms.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_RATE", default="1000/minute"), "anon": "60/minute"},
+    "DEFAULT_THROTTLE_CLASSES": ["vms.api.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_THROTTLE_RATE", default="1000/minute"),
+        "anon": "60/minute",
+        "token_obtain": env("API_TOKEN_THROTTLE_RATE", default="20/minute"),
+    },
+    "EXCEPTION_HANDLER": "vms.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SkyClust API",
@@ -150,6 +166,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "VMStatusEnum": "vms.state.STATUS_CHOICES",
+        "ProviderEnum": "vms.providers.registry.PROVIDER_CHOICES",
+        "LifecycleActionEnum": "vms.state.LIFECYCLE_ACTIONS",
+    },
 }
 
 LOGGING = {
@@ -157,7 +178,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # The Azure SDK logs every request and response at INFO.
+        "azure": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+    },
 }
 
 # Cloud credentials are encrypted at rest with this Fernet key. When unset (demo, tests) a key is
@@ -171,5 +197,9 @@ POLL_TRANSITIONAL_INTERVAL = env.float("POLL_TRANSITIONAL_INTERVAL", default=3.0
 POLL_SETTLED_INTERVAL = env.float("POLL_SETTLED_INTERVAL", default=60.0)
 POLL_LEASE_SECONDS = env.float("POLL_LEASE_SECONDS", default=120.0)
 PENDING_CREATE_TIMEOUT = env.float("PENDING_CREATE_TIMEOUT", default=900.0)
+# The poller leaves a status set by a user action alone this long while the cloud still shows the old state
+# (the action's cloud call may not have landed yet), and waits this long before it looks up an unfinished create.
+POLL_ACTION_GRACE_SECONDS = env.float("POLL_ACTION_GRACE_SECONDS", default=15.0)
+POLL_PENDING_GRACE_SECONDS = env.float("POLL_PENDING_GRACE_SECONDS", default=30.0)
 # The embedded runtime: seconds an emulated instance spends in each transitional state.
 SANDBOX_TRANSITION_SECONDS = env.float("SANDBOX_TRANSITION_SECONDS", default=3.0)

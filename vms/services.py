@@ -131,6 +131,8 @@ def vm_create(
 
     try:
         with transaction.atomic():
+            if vm_id is not None and VM.objects.filter(pk=vm_id, workspace=workspace).exists():
+                return VM.objects.get(pk=vm_id)  # a concurrent duplicate of this very create won the race
             _ensure_name_free(workspace.pk, name)
             vm = VM.objects.create(
                 id=vm_id or uuid.uuid4(),
@@ -151,8 +153,8 @@ def vm_create(
             )
             audit.record(action="vm.create", target=vm, actor=actor, after=_snapshot(vm) | {"provider": vm.provider, "region": region, "type": instance_type})
             events.vm_changed(vm, "vm.created")
-    except IntegrityError:
-        # Lost a race: either the same vm_id (a double submit) or the same name.
+    except (IntegrityError, ValidationError):
+        # Lost a race: the same vm_id (a double submit, which gets the VM the first one made) or the same name.
         existing = VM.objects.filter(pk=vm_id, workspace=workspace).first() if vm_id else None
         if existing is not None:
             return existing
