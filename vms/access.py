@@ -47,6 +47,27 @@ class Access:
             granted[vm_id].add(codename)
         return {vm_id: frozenset(codenames) for vm_id, codenames in granted.items()}
 
+    @classmethod
+    def for_users(cls, users) -> dict:
+        """Access of many users in two queries (user pk -> Access): the WebSocket fan-out asks for hundreds at once."""
+        from vms.models import VMUserObjectPermission
+
+        accesses = {user.pk: cls(user) for user in users}
+        active = [pk for pk, access in accesses.items() if access._active]
+        workspaces, vms = defaultdict(lambda: defaultdict(set)), defaultdict(lambda: defaultdict(set))
+        for user_id, workspace_id, codename in WorkspaceUserObjectPermission.objects.filter(
+            user_id__in=active, permission__codename__in=ALL_WORKSPACE_PERMISSIONS
+        ).values_list("user_id", "content_object_id", "permission__codename"):
+            workspaces[user_id][workspace_id].add(codename)
+        for user_id, vm_id, codename in VMUserObjectPermission.objects.filter(
+            user_id__in=active, permission__codename__in=VM_SHARE_GRANTS
+        ).values_list("user_id", "content_object_id", "permission__codename"):
+            vms[user_id][vm_id].add(codename)
+        for pk, access in accesses.items():
+            access.workspace_permissions = {ws: frozenset(codes) for ws, codes in workspaces[pk].items()}
+            access.shared_vm_permissions = {vm: frozenset(codes) for vm, codes in vms[pk].items()}
+        return accesses
+
     def workspace_ids(self, permission: str = VIEW) -> list[UUID]:
         return [ws_id for ws_id, perms in self.workspace_permissions.items() if permission in perms]
 

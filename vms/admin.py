@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.core.exceptions import ValidationError
 
 from vms import services, state
-from vms.models import VM
+from vms.models import VM, SyncTarget
 from vms.providers.base import ProviderError
 
 
@@ -61,3 +62,29 @@ class VMAdmin(admin.ModelAdmin):
     @admin.action(description="Terminate selected VMs")
     def terminate_vms(self, request, queryset):
         self._lifecycle(request, queryset, "terminate")
+
+
+@admin.register(SyncTarget)
+class SyncTargetAdmin(admin.ModelAdmin):
+    """Status sync at a glance: which account/region each poller lists, when next, and why one is failing."""
+
+    list_display = ["__str__", "next_poll_at", "last_polled_at", "leased_by", "leased_until", "consecutive_failures", "throttled_until", "last_error"]
+    list_filter = ["account__provider", ("last_error", admin.EmptyFieldListFilter)]
+    search_fields = ["account__name", "region", "last_error"]
+    list_select_related = ["account"]
+    readonly_fields = [
+        "account", "region", "next_poll_at", "leased_until", "leased_by", "last_polled_at", "last_error",
+        "consecutive_failures", "throttled_until",
+    ]
+    actions = ["poll_now"]
+
+    def has_add_permission(self, request):
+        return False  # targets follow the VMs: the poller makes and drops them
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Poll selected targets at the next tick (a throttled one still waits)")
+    def poll_now(self, request, queryset):
+        count = queryset.update(next_poll_at=timezone.now())
+        self.message_user(request, f"{count} target(s) will be polled at the next tick.", messages.SUCCESS)

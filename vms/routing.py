@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []  # filled by the live-status consumer
+from django.urls import path
+
+from vms.consumers import VMEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/workspaces/<uuid:workspace_id>/", VMEventsConsumer.as_asgi(), name="ws-workspace-events"),
+]

@@ -9,7 +9,7 @@ def _actor_repr(actor, source: str) -> str:
     return source  # "sync" or "system"
 
 
-def record(
+def build(
     *,
     action: str,
     target,
@@ -21,9 +21,10 @@ def record(
     message: str = "",
     source: str | None = None,
 ) -> AuditEvent:
+    """An unsaved AuditEvent: `record` saves one, `record_many` saves a batch (the poller's changes)."""
     context = request_context.current.get()
     source = source or (context.source if actor is not None else "system")
-    return AuditEvent.objects.create(
+    return AuditEvent(
         workspace=workspace if workspace is not None else getattr(target, "workspace", None),
         actor=actor,
         actor_repr=_actor_repr(actor, source),
@@ -38,3 +39,13 @@ def record(
         message=message,
         request_id=context.request_id,
     )
+
+
+def record(**fields) -> AuditEvent:
+    event = build(**fields)
+    event.save()
+    return event
+
+
+def record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    return AuditEvent.objects.bulk_create(events, batch_size=500)

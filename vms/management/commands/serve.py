@@ -33,9 +33,12 @@ class Command(BaseCommand):
             counts = demo.seed(sandboxes, settings.SKYCLUST_DEMO_PASSWORD)
             sandboxes.set_transition_seconds(settings.SANDBOX_TRANSITION_SECONDS)
             if not no_poller:
+                from daphne.server import twisted_loop
+
                 from vms.sync import run_in_thread
 
-                poller = run_in_thread(stop_poller)
+                # polls run through daphne's loop, so their events reach the in-memory channel layer thread-safely
+                poller = run_in_thread(stop_poller, loop=twisted_loop)
             self._announce(host, port, sandboxes, counts, poller is not None)
             Server(
                 application=application,
