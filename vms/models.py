@@ -54,6 +54,7 @@ class VM(models.Model):
         indexes = [
             models.Index(fields=["workspace", "status"]),
             models.Index(fields=["workspace", "-created_at"]),
+            models.Index(fields=["workspace", "name"]),  # the list page sorted by name stays an index walk
             models.Index(fields=["account", "region"]),
         ]
 
