@@ -93,3 +93,10 @@ def sandbox_accounts(world, sandboxes):
             credentials=config.credentials, settings=config.settings, endpoint_url=config.endpoint_url,
         )
     return accounts
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """No persistent connections in tests: threads of channels' and asgiref's executors would otherwise keep
+    the test database open at teardown (PostgreSQL then refuses to drop it)."""
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -99,7 +99,9 @@ def render_for_users(message: dict, user_ids: set) -> dict:
 
 def _render(message: dict, access: Access) -> str:
     try:
-        return vm_change_fragments(vm_id=message["vm_id"], workspace_id=message["workspace_id"], access=access)
+        return vm_change_fragments(
+            vm_id=message["vm_id"], workspace_id=message["workspace_id"], access=access, event=message.get("event", "")
+        )
     except Exception:  # a page that misses one update is healed by the next; the socket stays open
         logger.exception("could not render %s for VM %s", message.get("event"), message.get("vm_id"))
         return ""

@@ -124,11 +124,12 @@ def workspace_summary(workspace_id) -> WorkspaceSummary:
 
 # -- the push after a change ----------------------------------------------------------------------
 
-def vm_change_fragments(*, vm_id, workspace_id, access: Access) -> str:
+def vm_change_fragments(*, vm_id, workspace_id, access: Access, event: str = "") -> str:
     """Out-of-band swaps for one changed VM as this user sees it: list row, detail status block, summary.
 
-    A VM that is gone (or no longer visible to this user) removes its row and replaces its status block
-    with a notice. Elements that are not on the open page are ignored by htmx.
+    A new VM ("vm.created") is inserted at the top of an open list that shows the newest VMs; a VM that
+    is gone (or no longer visible to this user) removes its row and replaces its status block with a
+    notice. Elements that are not on the open page are ignored by htmx.
     """
     vm = vms_visible_to(access).filter(pk=vm_id).first()
     if vm is None:
@@ -137,9 +138,9 @@ def vm_change_fragments(*, vm_id, workspace_id, access: Access) -> str:
             render_to_string("vms/vm_detail.html#vm-status-removed", {"vm_id": vm_id}),
         ]
     else:
-        context = {"row": vm_view(vm, access), "oob": True, "now": timezone.now()}
+        context = {"row": vm_view(vm, access), "oob": event != "vm.created", "now": timezone.now()}
         fragments = [
-            render_to_string("vms/vm_list.html#vm-row", context),
+            render_to_string("vms/vm_list.html#vm-row-new" if event == "vm.created" else "vms/vm_list.html#vm-row", context),
             render_to_string("vms/vm_detail.html#vm-status", context),
         ]
     if access.has_workspace_permission(UUID(str(workspace_id)), VIEW):
