@@ -420,3 +420,22 @@ def test_bulk_terminate_without_javascript_asks_first(world, fake_cloud):
     done = client.post(url, {"action": "terminate", "vm": [str(first.pk), str(second.pk)], "confirmed": "yes"})
     assert "Terminate: 2 of 2 done" in done.content.decode()
     assert set(VM.objects.values_list("status", flat=True)) == {VMStatus.TERMINATING}
+
+
+# -- live insertion of new VMs --------------------------------------------------------------------
+
+def test_only_the_newest_first_unfiltered_first_page_accepts_new_rows(world):
+    factories.make_vm(world.account, name="existing")
+    client = checked_client(world.owner)
+    assert b"data-live-insert" in client.get(list_url(world)).content
+    assert b"data-live-insert" not in client.get(list_url(world, sort="name")).content
+    assert b"data-live-insert" not in client.get(list_url(world, status="running")).content
+
+
+def test_created_event_inserts_the_row_and_other_events_replace_it(world):
+    vm = factories.make_vm(world.account, name="fresh-one")
+    created = vm_change_fragments(vm_id=vm.pk, workspace_id=world.workspace.pk, access=Access(world.operator), event="vm.created")
+    assert 'hx-swap-oob="afterbegin:#vm-rows[data-live-insert]"' in created
+    assert f'<tr id="vm-{vm.pk}"' in created and f'id="vm-{vm.pk}" class="vm-row" data-status="running" hx-swap-oob' not in created
+    changed = vm_change_fragments(vm_id=vm.pk, workspace_id=world.workspace.pk, access=Access(world.operator), event="vm.status.changed")
+    assert "afterbegin:#vm-rows" not in changed and 'hx-swap-oob="true"' in changed
