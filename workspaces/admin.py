@@ -86,6 +86,22 @@ class CloudAccountForm(forms.ModelForm):
         model = CloudAccount
         fields = ["workspace", "provider", "name", "settings", "endpoint_url"]
 
+    def clean(self):
+        cleaned = super().clean()
+        provider = cleaned.get("provider") or (self.instance.provider if self.instance.pk else None)
+        if provider:
+            secret = cleaned.get("secret_json")
+            try:
+                services.clean_account_fields(provider, secret or {}, cleaned.get("settings") or {})
+            except ValidationError as error:
+                for key, messages in error.message_dict.items():
+                    if key in self.fields:
+                        self.add_error(key, messages)
+                    else:  # a key inside the settings or credentials JSON
+                        field = "secret_json" if key in services.ACCOUNT_SECRETS[provider] else "settings"
+                        self.add_error(field, [f"{key}: {message}" for message in messages])
+        return cleaned
+
     def clean_secret_json(self):
         import json
 
@@ -110,11 +126,23 @@ class CloudAccountAdmin(admin.ModelAdmin):
     readonly_fields = ["last_verified_at", "last_verify_error", "created_at"]
     actions = ["verify_accounts"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving an account or changing its cloud would strand its VMs: make a new account instead.
+        return [*self.readonly_fields, "workspace", "provider"] if obj else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
+        """Through the workspace services, so every change is audited and secrets stay write-only."""
         secret = form.cleaned_data.get("secret_json")
+        if not change:
+            saved = services.account_create(
+                workspace=obj.workspace, provider=obj.provider, name=obj.name, actor=request.user, credentials=secret or {},
+                settings=obj.settings, endpoint_url=obj.endpoint_url, authorize=False,
+            )
+            obj.pk = saved.pk
+            return
+        services.account_update(account=obj, actor=request.user, name=obj.name, settings=obj.settings, endpoint_url=obj.endpoint_url, authorize=False)
         if secret is not None:
-            obj.set_credentials(secret)
-        super().save_model(request, obj, form, change)
+            services.account_replace_credentials(account=obj, credentials=secret, actor=request.user, authorize=False)
 
     @admin.action(description="Verify the selected accounts with one cheap read call")
     def verify_accounts(self, request, queryset):

@@ -115,7 +115,7 @@ def member_remove(*, membership: Membership, actor, authorize: bool = True) -> N
 
 # -- cloud accounts -------------------------------------------------------------------------------
 
-def _clean_account_fields(provider: str, credentials: dict, settings: dict) -> tuple[dict, dict]:
+def clean_account_fields(provider: str, credentials: dict, settings: dict) -> tuple[dict, dict]:
     if provider not in ACCOUNT_SETTINGS:
         raise ValidationError({"provider": f"Provider must be one of: {', '.join(ACCOUNT_SETTINGS)}."})
     settings = {key: str(value).strip() for key, value in (settings or {}).items() if str(value).strip()}
@@ -139,7 +139,7 @@ def account_create(
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ValidationError({"name": "Name must be 1 to 100 characters."})
-    credentials, settings = _clean_account_fields(provider, credentials or {}, settings or {})
+    credentials, settings = clean_account_fields(provider, credentials or {}, settings or {})
     account = CloudAccount(workspace=workspace, provider=provider, name=name, settings=settings, endpoint_url=endpoint_url or "")
     account.set_credentials(credentials)
     try:
@@ -156,13 +156,33 @@ def account_replace_credentials(*, account: CloudAccount, credentials: dict, act
     """Replace the secret (an empty dict switches to ambient credentials). The old secret is not kept."""
     if authorize:
         _require(actor, account.workspace, MANAGE_ACCOUNTS, "manage cloud accounts")
-    credentials, _ = _clean_account_fields(account.provider, credentials, account.settings)
+    credentials, _ = clean_account_fields(account.provider, credentials, account.settings)
     with transaction.atomic():
         account.set_credentials(credentials)
         account.last_verified_at = None
         account.last_verify_error = ""
         account.save(update_fields=["credentials_encrypted", "last_verified_at", "last_verify_error"])
         audit.record(action="account.replace_credentials", target=account, workspace=account.workspace, actor=actor, after={"ambient": not credentials})
+    return account
+
+
+def account_update(*, account: CloudAccount, actor, name: str, settings: dict, endpoint_url: str, authorize: bool = True) -> CloudAccount:
+    """Change the non-secret parts of an account: its name, settings and endpoint override."""
+    if authorize:
+        _require(actor, account.workspace, MANAGE_ACCOUNTS, "manage cloud accounts")
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise ValidationError({"name": "Name must be 1 to 100 characters."})
+    _, settings = clean_account_fields(account.provider, {}, settings)
+    before = {"name": account.name, "settings": account.settings, "endpoint_url": account.endpoint_url}
+    account.name, account.settings, account.endpoint_url = name, settings, endpoint_url or ""
+    try:
+        with transaction.atomic():
+            account.save(update_fields=["name", "settings", "endpoint_url"])
+            audit.record(action="account.update", target=account, workspace=account.workspace, actor=actor, before=before,
+                         after={"name": name, "settings": settings, "endpoint_url": account.endpoint_url})
+    except IntegrityError:
+        raise ValidationError({"name": f"An account named {name!r} already exists in this workspace."}) from None
     return account
 
 
