@@ -153,23 +153,11 @@ def measure_sync(world, sandboxes) -> dict:
 
 
 def _fit_libcloud_to_moto() -> None:
-    """Two sandbox quirks that real EC2 does not have, worked around on libcloud's side:
-    - libcloud signs its User-Agent; the sandbox checks signatures with botocore, which never signs that
-      header and so rejects libcloud's: leave User-Agent out of libcloud's signature;
-    - moto answers in the XML namespace ".../doc/2016-11-15" without the trailing slash EC2 sends, and
-      libcloud finds no element under its own: use moto's.
-    Libcloud's requests and parsing are otherwise unchanged."""
-    from libcloud.common.aws import AWSRequestSignerAlgorithmV4
+    """moto answers in the XML namespace ".../doc/2016-11-15" without the trailing slash EC2 sends, and libcloud
+    finds no element under its own: use moto's. Libcloud's requests, signing and parsing are otherwise unchanged."""
     from libcloud.compute.drivers import ec2
 
     ec2.NAMESPACE = ec2.NAMESPACE.rstrip("/")
-
-    sign = AWSRequestSignerAlgorithmV4._get_authorization_v4_header
-
-    def without_user_agent(self, params, headers, *args, **kwargs):
-        return sign(self, params, {k: v for k, v in headers.items() if k.lower() != "user-agent"}, *args, **kwargs)
-
-    AWSRequestSignerAlgorithmV4._get_authorization_v4_header = without_user_agent
 
 
 def measure_libcloud(sandboxes) -> dict:

@@ -1,7 +1,8 @@
 """A local AWS EC2: moto's server behind a thin WSGI layer that adds what moto leaves out.
 
 moto answers the EC2 API itself. The layer in front of it
-- checks SigV4 signatures against the emulator's one key pair (401 AuthFailure otherwise),
+- checks SigV4 signatures, over the headers each request lists in SignedHeaders, against the emulator's one
+  key pair (401 AuthFailure otherwise),
 - counts calls by their `Action`, injects faults (503 RequestLimitExceeded, 500 InternalError),
 - refuses start/stop/reboot from states where EC2 refuses them (moto happily starts a terminated instance),
 - lets run/start/stop/terminate pass through pending/stopping/shutting-down for `transition_seconds`
@@ -24,7 +25,6 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import fields
 from urllib.parse import parse_qsl
 
 from botocore.auth import SigV4Auth
@@ -40,6 +40,7 @@ from werkzeug.wrappers import Response
 from vms import catalog
 from vms.providers.base import AccountConfig
 from vms.sandbox.faults import Faults
+from vms.sandbox.http import faults_snapshot
 
 SANDBOX_ACCESS_KEY_ID = "AKIASANDBOX000000000"
 SANDBOX_SECRET_ACCESS_KEY = "sandbox-secret-key-0000000000000000000000"
@@ -64,6 +65,16 @@ _REFUSED_FROM = {
     "StopInstances": ({"pending", "shutting-down", "terminated"}, "stopped"),
     "RebootInstances": ({"pending", "stopping", "stopped", "shutting-down", "terminated"}, "rebooted"),
 }
+
+
+class _SignedHeadersSigV4(SigV4Auth):
+    """botocore's SigV4 over exactly the headers the request names in SignedHeaders.
+
+    botocore's own signer leaves User-Agent, Expect and a few others out; clients such as Apache Libcloud sign them.
+    """
+
+    def headers_to_sign(self, request: AWSRequest):
+        return request.headers  # built from the SignedHeaders list alone, see _signature_is_valid
 
 
 class _Handler(MotoRequestHandler):
@@ -201,7 +212,7 @@ class AWSEmulator:
             method=environ["REQUEST_METHOD"], url=f"{url}?{query}" if query else url, data=body, headers=headers
         )
         request.context["timestamp"] = headers["x-amz-date"]
-        signer = SigV4Auth(Credentials(access_key, self._keys[access_key]), service, region)
+        signer = _SignedHeadersSigV4(Credentials(access_key, self._keys[access_key]), service, region)
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         return hmac.compare_digest(expected, signature.group(1))
 
@@ -260,7 +271,7 @@ class AWSEmulator:
                 return _json(start_response, 404, {"error": f"no control call {route[0]} {route[1]}"})
         except (ValueError, TypeError) as exc:
             return _json(start_response, 400, {"error": str(exc)})
-        return _json(start_response, 200, _faults_as_dict(self.faults))
+        return _json(start_response, 200, faults_snapshot(self.faults))
 
 
 # helpers -------------------------------------------------------------------------------------------
@@ -349,7 +360,3 @@ def _respond(start_response, status: int, body: bytes, content_type: str, extra_
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra_headers]
     start_response(f"{status} {reason}", headers)
     return [body]
-
-
-def _faults_as_dict(faults: Faults) -> dict:
-    return {f.name: getattr(faults, f.name) for f in fields(faults) if not f.name.startswith("_")}

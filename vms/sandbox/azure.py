@@ -12,26 +12,22 @@ request that started them (no background threads).
 """
 from __future__ import annotations
 
-import collections
 import copy
 import hashlib
 import hmac
 import json
 import re
-import socket
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from vms.catalog import CATALOG
 from vms.providers.base import AccountConfig
-from vms.sandbox.faults import Faults
+from vms.sandbox.http import EmulatorError, EmulatorHandler, ServedEmulator
 
 # A made-up service principal and subscription: valid only against this emulator.
 SANDBOX_TENANT_ID = "5a7d0b0c-0000-4000-8000-000000000001"
@@ -54,15 +50,8 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class ArmError(Exception):
+class ArmError(EmulatorError):
     """An ARM error answer: {"error": {"code", "message"}} with an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
 
     def body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message}}
@@ -416,67 +405,14 @@ _ROUTES: list[tuple[str, re.Pattern, str, str]] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the SDK reuses its connections
-    disable_nagle_algorithm = True  # otherwise every answer waits ~40 ms for the client's delayed ACK
-    server: "_Server"
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.emulator._track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.emulator._untrack(self.connection)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
-        pass  # quiet: tests and `make run` would drown in access logs
-
-    def do_GET(self) -> None:
-        self._serve("GET")
+class _Handler(EmulatorHandler):
+    content_type = "application/json; charset=utf-8"
 
     def do_PUT(self) -> None:
-        self._serve("PUT")
+        self._dispatch("PUT")
 
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
-    # --- plumbing -------------------------------------------------------------------------------------
-
-    def _serve(self, method: str) -> None:
-        body = self._read_body()
-        url = urlsplit(self.path)
-        path, query = unquote(url.path).rstrip("/"), {k: v[-1] for k, v in parse_qs(url.query).items()}
-        try:
-            if path.startswith("/_sandbox/"):
-                self._control(method, path, body)
-                return
-            self._arm(method, path, query, body)
-        except ArmError as err:
-            self._send(err.status, err.body(), err.headers)
-        except Exception as err:  # a bug here must still answer like ARM, not drop the connection
-            self._send(500, ArmError(500, "InternalServerError", f"Emulator error: {err!r}").body())
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status: int, payload: dict | None, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode() if payload is not None else b""
-        self.send_response(status)
-        if payload is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-ms-request-id", str(uuid.uuid4()))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def extra_headers(self) -> dict[str, str]:
+        return {"x-ms-request-id": str(uuid.uuid4())}
 
     def _base_url(self) -> str:
         host = self.headers.get("Host")
@@ -484,15 +420,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- ARM ------------------------------------------------------------------------------------------
 
-    def _arm(self, method: str, path: str, query: dict, body: bytes) -> None:
-        emulator = self.server.emulator
+    def answer(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+        emulator, path = self.server.emulator, unquote(path).rstrip("/")
         for route_method, pattern, handler_name, operation in _ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
                 break
         else:
             raise ArmError(404, "InvalidResourceType", f"No route for {method} {path}.")
-        emulator.count(operation)
+        emulator.count_call(operation)
         self._authenticate()
         if "api-version" not in query:
             raise ArmError(
@@ -615,54 +551,22 @@ class _Handler(BaseHTTPRequestHandler):
             payload["endTime"] = _now_iso()
         self._send(200, payload)
 
-    # --- control --------------------------------------------------------------------------------------
-
-    def _control(self, method: str, path: str, body: bytes) -> None:
-        emulator = self.server.emulator
-        if method == "POST" and path == "/_sandbox/faults":
-            try:
-                emulator.faults.configure(**json.loads(body or b"{}"))
-            except (ValueError, TypeError) as err:
-                raise ArmError(400, "InvalidFaults", str(err))
-            self._send(200, emulator.faults_snapshot())
-        elif method == "POST" and path == "/_sandbox/reset":
-            emulator.reset()
-            self._send(200, {"reset": True})
-        elif method == "GET" and path == "/_sandbox/calls":
-            self._send(200, dict(emulator.calls))
-        else:
-            raise ArmError(404, "NotFound", f"No sandbox control {method} {path}.")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    emulator: "AzureEmulator"
-
-    def handle_error(self, request, client_address) -> None:
-        if isinstance(sys.exc_info()[1], OSError):
-            return  # a client dropped its keep-alive connection (or stop() cut it): nothing to report
-        super().handle_error(request, client_address)
-
-
-class AzureEmulator:
+class AzureEmulator(ServedEmulator):
     """Local Azure Resource Manager for Microsoft.Compute VMs. See the module docstring."""
 
+    name = "azure"
+    handler = _Handler
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, transition_seconds: float = 0.0):
-        self.host = host
-        self.port = port
-        self.faults = Faults()
-        self.calls: collections.Counter = collections.Counter()
-        self._calls_lock = threading.Lock()
+        super().__init__(host, port)
         self.page_size = PAGE_SIZE
         self.subscription_id = SANDBOX_SUBSCRIPTION_ID
         self.resource_group = SANDBOX_RESOURCE_GROUP
         self.access_token = access_token_for(SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
         self.cloud = _Cloud(self.subscription_id, {self.resource_group}, transition_seconds)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+
+    def error(self, status: int, message: str) -> ArmError:
+        return ArmError(status, {400: "InvalidFaults", 404: "NotFound"}.get(status, "InternalServerError"), message)
 
     @property
     def transition_seconds(self) -> float:
@@ -672,48 +576,9 @@ class AzureEmulator:
     def transition_seconds(self, seconds: float) -> None:
         self.cloud.transition_seconds = seconds
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("The Azure emulator is not started.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "AzureEmulator":
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.emulator = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="azure-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        with self._connections_lock:
-            for connection in self._connections:  # idle keep-alive connections would linger otherwise
-                try:
-                    connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
     def reset(self) -> None:
         self.cloud.reset()
-        with self._calls_lock:
-            self.calls.clear()
-        self.faults.reset()
-
-    def faults_snapshot(self) -> dict:
-        return {
-            name: getattr(self.faults, name)
-            for name in ("error_rate", "throttle_next", "throttle_always", "retry_after", "latency_ms")
-        }
+        super().reset()
 
     def account_config(self, name: str = "sandbox") -> AccountConfig:
         return AccountConfig(
@@ -727,21 +592,3 @@ class AzureEmulator:
             settings={"subscription_id": self.subscription_id, "resource_group": self.resource_group},
             endpoint_url=self.url,
         )
-
-    def count(self, operation: str) -> None:
-        with self._calls_lock:
-            self.calls[operation] += 1
-
-    def _track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def _untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def __enter__(self) -> "AzureEmulator":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()

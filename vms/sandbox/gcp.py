@@ -28,20 +28,16 @@ Control over HTTP, for a person running `make run`:
 from __future__ import annotations
 
 import base64
-import collections
 import hashlib
 import json
-import logging
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,9 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from vms.catalog import CATALOG
 from vms.providers.base import AccountConfig
-from vms.sandbox.faults import Faults
-
-logger = logging.getLogger(__name__)
+from vms.sandbox.http import EmulatorError, EmulatorHandler, ServedEmulator
 
 API_PREFIX = "/compute/v1/projects/"
 DEFAULT_PROJECT = "skyclust-sandbox"
@@ -63,22 +57,15 @@ _GCP = CATALOG["gcp"]
 KNOWN_ZONES = frozenset(zone for zones in _GCP.regions.values() for zone in zones)
 
 
-class ApiError(Exception):
-    """An answer in Google's JSON error format."""
-
-    def __init__(self, status: int, reason: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.headers = headers or {}
+class ApiError(EmulatorError):
+    """An answer in Google's JSON error format; `code` is the reason, e.g. "notFound"."""
 
     def body(self) -> dict:
         return {
             "error": {
                 "code": self.status,
                 "message": self.message,
-                "errors": [{"message": self.message, "domain": "global", "reason": self.reason}],
+                "errors": [{"message": self.message, "domain": "global", "reason": self.code}],
             }
         }
 
@@ -620,70 +607,15 @@ _ROUTES: list[tuple[str, re.Pattern, str]] = [
 ]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # otherwise every response waits ~40 ms for the client's delayed ACK
-    timeout = 30
-    server: "_Server"
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
-        pass  # keep test output quiet; the call counter tells what was served
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    # -- plumbing -----------------------------------------------------------------------------------------
-
-    def _dispatch(self, method: str) -> None:
-        url = urlsplit(self.path)
-        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-        body = self._read_body()
-        emulator = self.server.emulator
-        try:
-            if url.path.startswith("/_sandbox/"):
-                self._send(200, emulator.control(method, url.path.removeprefix("/_sandbox/"), body))
-            elif url.path == "/token" and method == "POST":
-                emulator.count_call("token")
-                self._token(body)
-            elif url.path.startswith(API_PREFIX):
-                self._send(200, self._api(method, url.path.removeprefix(API_PREFIX), query, body))
-            else:
-                raise ApiError(404, "notFound", f"No such path: {url.path}")
-        except ApiError as error:
-            self._send(error.status, error.body(), error.headers)
-        except Exception as error:  # a bug in the emulator: answer like Google's 500 rather than hang up
-            logger.exception("GCP emulator failed on %s %s", method, url.path)
-            self._send(500, ApiError(500, "backendError", f"Internal error: {type(error).__name__}").body())
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+class _Handler(EmulatorHandler):
+    def answer(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+        if path == "/token" and method == "POST":
+            self.server.emulator.count_call("token")
+            self._token(body)
+        elif path.startswith(API_PREFIX):
+            self._send(200, self._api(method, path.removeprefix(API_PREFIX), query, body))
+        else:
+            raise ApiError(404, "notFound", f"No such path: {path}")
 
     def _base_url(self) -> str:
         return f"http://{self.headers.get('Host') or self.server.emulator.url.removeprefix('http://')}/compute/v1"
@@ -743,50 +675,22 @@ class _Handler(BaseHTTPRequestHandler):
         return compute.act(base_url, params[0], params[1], params[2], operation, request_id)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], emulator: "GCPEmulator"):
-        self.emulator = emulator
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Hang up kept-alive client connections, so no handler thread outlives the server."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class GCPEmulator:
+class GCPEmulator(ServedEmulator):
     """GCP Compute Engine v1 over HTTP on a loopback port; see the module docstring."""
 
+    name = "gcp"
+    handler = _Handler
+    named_control_answers = True
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, transition_seconds: float = 0.0):
-        self.host = host
-        self.port = port
-        self.faults = Faults()
-        self.calls: collections.Counter = collections.Counter()
-        self._calls_lock = threading.Lock()
+        super().__init__(host, port)
         self.compute = _Compute(transition_seconds)
         self.accounts = _ServiceAccounts()
         # Real Compute Engine answers rate-quota overruns with 403 rateLimitExceeded; set 429 to test that path.
         self.throttle_status = 403
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+
+    def error(self, status: int, message: str) -> ApiError:
+        return ApiError(status, {400: "invalid", 404: "notFound"}.get(status, "backendError"), message)
 
     @property
     def transition_seconds(self) -> float:
@@ -801,46 +705,11 @@ class GCPEmulator:
         """Zones where insert fails in its operation with ZONE_RESOURCE_POOL_EXHAUSTED, as on a busy day."""
         return self.compute.exhausted_zones
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the GCP emulator is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
-
-    def start(self) -> "GCPEmulator":
-        self._server = _Server((self.host, self.port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"gcp-emulator-{self._server.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> "GCPEmulator":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
     def reset(self) -> None:
         """Forget every instance and operation, zero the call counts and clear faults. Accounts stay valid."""
         self.compute.reset()
         self.compute.exhausted_zones.clear()
-        self.calls.clear()
-        self.faults.reset()
+        super().reset()
 
     def seed_instances(
         self,
@@ -882,10 +751,6 @@ class GCPEmulator:
             endpoint_url=self.url,
         )
 
-    def count_call(self, operation: str) -> None:
-        with self._calls_lock:
-            self.calls[operation] += 1
-
     def inject_fault(self) -> None:
         decision = self.faults.decide()
         if decision == "throttle":
@@ -897,18 +762,3 @@ class GCPEmulator:
             )
         if decision == "error":
             raise ApiError(503, "backendError", "The service is currently unavailable.")
-
-    def control(self, method: str, command: str, body: bytes) -> dict:
-        """The /_sandbox/ control calls: faults, reset, calls."""
-        if command == "faults" and method == "POST":
-            try:
-                self.faults.configure(**json.loads(body or b"{}"))
-            except (ValueError, TypeError) as error:
-                raise ApiError(400, "invalid", str(error)) from None
-            return {"faults": {k: v for k, v in vars(self.faults).items() if not k.startswith("_")}}
-        if command == "reset" and method == "POST":
-            self.reset()
-            return {"reset": True}
-        if command == "calls" and method == "GET":
-            return {"calls": dict(self.calls)}
-        raise ApiError(404, "notFound", f"No sandbox control {method} /_sandbox/{command}")
