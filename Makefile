@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Sandbox calls cost nothing, so the demo re-checks settled VMs every 10 s instead of every minute.
 run: $(STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	# Sandbox calls cost nothing, so the demo re-checks settled VMs every 10 s instead of every minute.
 	DEBUG=$${DEBUG:-true} POLL_SETTLED_INTERVAL=$${POLL_SETTLED_INTERVAL:-10} $(PY) manage.py serve --port $(PORT)
 
 test: $(STAMP)
