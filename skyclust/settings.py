@@ -1,4 +1,5 @@
 """SkyClust settings: every value comes from the environment (see the table in README.md)."""
+import warnings
 from pathlib import Path
 
 import environ
@@ -147,6 +148,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # serve straight from the apps in `make run`, no collectstatic step
+# Until `collectstatic` fills STATIC_ROOT, whitenoise warns on every start; the finders serve the files meanwhile.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
