@@ -2,19 +2,17 @@
 test database, with the status poller inside the server and the cloud sandboxes in the test process."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from tests.conftest import chromium_path
+from tests.liveserver import database_url, free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -23,29 +21,11 @@ SERVER_LOG = BASE_DIR / "var" / "browser-server.log"
 SCREENSHOTS = BASE_DIR / "var" / "screenshots"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_database_url() -> str:
-    """The URL of the database this test session uses, for the server subprocess."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    credentials = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-test_database_url.__test__ = False  # a helper, not a test
-
-
 @pytest.fixture(scope="module")
 def live_server_url(django_db_setup, django_db_blocker):
     port = free_port()
     env = os.environ | {
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url(),
         "DEBUG": "false",
         "POLL_TRANSITIONAL_INTERVAL": "0.5",
         "POLL_SETTLED_INTERVAL": "5",
