@@ -87,15 +87,3 @@ class Access:
     def can_delete(self, vm) -> bool:
         return vm.is_deletable and self.can(vm, "delete")
 
-
-class PermissionDenied(Exception):
-    """The user may see the target but their role does not allow the action (HTTP 403)."""
-
-    def __init__(self, action: str, target=None):
-        self.action = action
-        super().__init__(f"Your role does not allow you to {action} {target or 'this'}.")
-
-
-def ensure_can(access: Access, vm, action: str) -> None:
-    if not access.can(vm, action):
-        raise PermissionDenied(action, vm)

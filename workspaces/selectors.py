@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 
 from vms.access import Access
 from workspaces.models import AuditEvent, CloudAccount, Membership, Workspace
-from workspaces.roles import MANAGE_ACCOUNTS, VIEW
+from workspaces.roles import VIEW
 
 
 def workspaces_visible_to(access: Access) -> QuerySet[Workspace]:
@@ -19,10 +19,6 @@ def memberships_of(user) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("workspace").order_by("workspace__name")
 
 
-def role_of(user, workspace) -> str | None:
-    return Membership.objects.filter(user=user, workspace=workspace).values_list("role", flat=True).first()
-
-
 def members_of(workspace) -> QuerySet[Membership]:
     return Membership.objects.filter(workspace=workspace).select_related("user").order_by("user__username")
 
@@ -31,10 +27,6 @@ def accounts_usable_by(access: Access, workspace) -> QuerySet[CloudAccount]:
     if not access.has_workspace_permission(workspace.pk, VIEW):
         return CloudAccount.objects.none()
     return CloudAccount.objects.filter(workspace=workspace)
-
-
-def accounts_managed_by(access: Access) -> QuerySet[CloudAccount]:
-    return CloudAccount.objects.filter(workspace_id__in=access.workspace_ids(MANAGE_ACCOUNTS))
 
 
 def audit_events_visible_to(access: Access) -> QuerySet[AuditEvent]:

@@ -207,5 +207,6 @@ def test_selectors_list_and_filter(world, fake_cloud):
     assert selectors.vms_in_workspace(world.workspace.pk).count() == 5
     vm = selectors.vms_in_workspace(world.workspace.pk).first()
     assert selectors.vm_get_status(vm.pk) == vm.status
+    assert selectors.vm_get(vm.pk).account == world.account
     assert selectors.vm_check_access(world.viewer, vm) and not selectors.vm_check_access(world.outsider, vm)
     assert not selectors.vm_check_access(world.viewer, vm, "stop")
